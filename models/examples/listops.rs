@@ -1,116 +1,132 @@
 //! Trains the LRA ListOps model with several attention kernels and prints the dev
 //! accuracy against training time, the test accuracy, seconds per step and peak memory.
 //!
-//! The defaults are a reduced experiment that runs in minutes on two CPU cores: shorter
-//! expressions, fewer examples and steps. `--full` uses the LRA data sizes and
-//! `main.py`'s training settings instead, and `--tsv-dir` reads the LRA release's
-//! `basic_{train,val,test}.tsv` files.
+//! By default it runs the survey's reduced setting (`ListOpsSetup::reduced()`, the one
+//! the Appendix of the survey executes), which takes about ten minutes on two CPU
+//! cores. `--full` runs the Skyformer paper's setting (`ListOpsSetup::paper()`: the
+//! LRA data sizes and `main.py`'s 50,000 steps), meant for a GPU (`--features cuda
+//! -- --full --cuda`). `--tsv-dir` reads the LRA release's `basic_{train,val,test}.tsv`
+//! files instead of generating data. The other flags override single settings.
 //!
 //! ```text
 //! cargo run --release -p seqmodels --example listops -- --attn softmax,skyformer
+//! cargo run --release -p seqmodels --features cuda --example listops -- --full --cuda
 //! ```
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use candle_core::Device;
 use clap::Parser;
-use seqmodels::data::EncodedExample;
-use seqmodels::listops::{self, GeneratorConfig};
-use seqmodels::{Task, TaskConfig, TrainData, TrainOptions, Trainer};
+use seqmodels::experiments::{ListOpsData, ListOpsSetup};
+use seqmodels::listops;
 
 #[derive(Parser, Debug)]
 struct Args {
     /// Attention types to train, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "softmax,skyformer")]
     attn: Vec<String>,
-    /// Use the LRA sizes (96 000 / 2 000 / 2 000 examples, lengths 500–2000) and the
-    /// training settings of `main.py` (50 000 steps).
+    /// The paper's setting: 96 000 / 2 000 / 2 000 examples of lengths 500–2000 padded
+    /// to 2048, and `main.py`'s training (50 000 steps).
     #[arg(long)]
     full: bool,
+    /// Run on the first CUDA device (needs the `cuda` feature).
+    #[arg(long)]
+    cuda: bool,
     /// Read basic_train.tsv, basic_val.tsv and basic_test.tsv from this directory
-    /// instead of generating data.
+    /// instead of generating data (sequences are then padded to 2048).
     #[arg(long)]
     tsv_dir: Option<PathBuf>,
-    /// Expressions are kept when min_length < length < max_length (LRA: 500 and 2000).
-    #[arg(long, default_value_t = 60)]
-    min_length: usize,
-    #[arg(long, default_value_t = 300)]
-    max_length: usize,
-    /// Sequences are padded to this length (LRA: 2048).
-    #[arg(long, default_value_t = 256)]
-    seq_len: usize,
-    #[arg(long, default_value_t = 2000)]
-    train: usize,
-    #[arg(long, default_value_t = 256)]
-    dev: usize,
-    #[arg(long, default_value_t = 256)]
-    test: usize,
-    #[arg(long, default_value_t = 300)]
-    steps: usize,
-    #[arg(long, default_value_t = 50)]
-    eval_every: usize,
-    #[arg(long, default_value_t = 4)]
-    eval_batches: usize,
-    #[arg(long, default_value_t = 30)]
-    warmup: usize,
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
+    /// Expressions are kept when min_length < length < max_length.
+    #[arg(long)]
+    min_length: Option<usize>,
+    #[arg(long)]
+    max_length: Option<usize>,
+    /// Sequences are truncated and padded to this length.
+    #[arg(long)]
+    seq_len: Option<usize>,
+    #[arg(long)]
+    train: Option<usize>,
+    #[arg(long)]
+    dev: Option<usize>,
+    #[arg(long)]
+    test: Option<usize>,
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Dev batches per evaluation.
+    #[arg(long)]
+    eval_batches: Option<usize>,
+    #[arg(long)]
+    warmup: Option<usize>,
+    #[arg(long)]
+    batch: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
     /// Skyformer landmarks (the LRA configs use 128).
-    #[arg(long, default_value_t = 128)]
-    nb_features: usize,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[arg(long)]
+    nb_features: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
-/// Encoded train, dev and test examples, and their padded length.
-type EncodedSplits = (
-    Vec<EncodedExample>,
-    Vec<EncodedExample>,
-    Vec<EncodedExample>,
-    usize,
-);
-
-fn load_data(args: &Args) -> Result<EncodedSplits> {
-    let (splits, max_tokens, seq_len) = if let Some(dir) = &args.tsv_dir {
-        let read = |name: &str| {
-            listops::read_tsv(&dir.join(name)).with_context(|| format!("reading {name}"))
-        };
-        let splits = listops::Splits {
-            train: read("basic_train.tsv")?,
-            dev: read("basic_val.tsv")?,
-            test: read("basic_test.tsv")?,
-        };
-        (splits, listops::LRA_MAX_TOKENS, listops::LRA_PADDED_LENGTH)
-    } else if args.full {
-        (
-            listops::generate(&GeneratorConfig::lra(), args.seed)?,
-            listops::LRA_MAX_TOKENS,
-            listops::LRA_PADDED_LENGTH,
-        )
+/// Builds the setting the flags select: the reduced or the paper's, with overrides applied.
+fn setup(args: &Args) -> Result<ListOpsSetup> {
+    let mut setup = if args.full || args.tsv_dir.is_some() {
+        ListOpsSetup::paper()
     } else {
-        let config = GeneratorConfig {
-            min_length: args.min_length,
-            max_length: args.max_length,
-            num_train: args.train,
-            num_dev: args.dev,
-            num_test: args.test,
-            ..GeneratorConfig::lra()
-        };
-        (
-            listops::generate(&config, args.seed)?,
-            args.seq_len,
-            args.seq_len,
-        )
+        ListOpsSetup::reduced()
     };
-    let encode = |examples| listops::encode_examples(examples, max_tokens, seq_len);
-    Ok((
-        encode(&splits.train)?,
-        encode(&splits.dev)?,
-        encode(&splits.test)?,
-        seq_len,
-    ))
+    let generator = &mut setup.generator;
+    let training = &mut setup.training;
+    let overrides = [
+        (args.min_length, &mut generator.min_length),
+        (args.max_length, &mut generator.max_length),
+        (args.train, &mut generator.num_train),
+        (args.dev, &mut generator.num_dev),
+        (args.test, &mut generator.num_test),
+        (args.steps, &mut training.num_train_steps),
+        (args.eval_every, &mut training.eval_frequency),
+        (args.eval_batches, &mut training.num_eval_steps),
+        (args.warmup, &mut training.warmup),
+        (args.batch, &mut training.batch_size),
+        (args.nb_features, &mut setup.nb_features),
+    ];
+    for (value, field) in overrides {
+        if let Some(value) = value {
+            *field = value;
+        }
+    }
+    if let Some(seq_len) = args.seq_len {
+        setup.seq_len = seq_len;
+        setup.max_tokens = seq_len;
+    }
+    if let Some(lr) = args.lr {
+        setup.training.learning_rate = lr;
+    }
+    if let Some(seed) = args.seed {
+        setup.seed = seed;
+    }
+    if args.cuda {
+        setup.device = Device::new_cuda(0).context("--cuda needs the `cuda` feature and a GPU")?;
+    }
+    Ok(setup)
+}
+
+fn load_data(args: &Args, setup: &ListOpsSetup) -> Result<ListOpsData> {
+    let Some(dir) = &args.tsv_dir else {
+        return Ok(setup.generate()?);
+    };
+    let read = |name: &str| {
+        let examples = listops::read_tsv(&dir.join(name)).with_context(|| format!("reading {name}"))?;
+        Ok::<_, anyhow::Error>(listops::encode_examples(&examples, setup.max_tokens, setup.seq_len)?)
+    };
+    Ok(ListOpsData {
+        train: read("basic_train.tsv")?,
+        dev: read("basic_val.tsv")?,
+        test: read("basic_test.tsv")?,
+    })
 }
 
 fn main() -> Result<()> {
@@ -123,52 +139,24 @@ fn main() -> Result<()> {
     }
     seqmodels::memory::retain_freed_memory();
     let args = Args::parse();
-    let (train, dev, test, seq_len) = load_data(&args)?;
+    let setup = setup(&args)?;
+    let data = load_data(&args, &setup)?;
     println!(
-        "ListOps: {} train, {} dev, {} test examples, padded to {seq_len}",
-        train.len(),
-        dev.len(),
-        test.len()
+        "ListOps: {} train, {} dev, {} test examples, padded to {}",
+        data.train.len(),
+        data.dev.len(),
+        data.test.len(),
+        setup.seq_len
     );
 
-    let preset = TaskConfig::preset(Task::ListOps);
     for attn in &args.attn {
-        let mut config = preset.model_config(attn);
-        let mut training = preset.training.clone();
-        if !(args.full || args.tsv_dir.is_some()) {
-            config.max_seq_len = seq_len;
-            config.nb_features = config.nb_features.map(|_| args.nb_features);
-            config.num_landmarks = config.num_landmarks.map(|d| d.min(seq_len));
-            training.num_train_steps = args.steps;
-            training.eval_frequency = args.eval_every;
-            training.num_eval_steps = args.eval_batches;
-            training.warmup = args.warmup;
-            training.batch_size = args.batch;
-            training.learning_rate = args.lr;
-        }
-        let options = TrainOptions {
-            seed: args.seed,
-            ..TrainOptions::for_task(Task::ListOps, attn)
-        };
-        let mut trainer = Trainer::new(&config, &training, options)?;
-        println!(
-            "\n{attn}: {} parameters, {} steps",
-            trainer.model().map_or(0, |m| m.num_parameters()),
-            training.num_train_steps
-        );
-        let report = trainer.run(
-            &TrainData {
-                train: &train,
-                dev: &dev,
-                test: &test,
-            },
-            |record| {
-                println!(
-                    "  step {:>6}  train {:>7.1} s  dev accuracy {:.4}  dev loss {:.4}",
-                    record.step, record.train_seconds, record.dev_accuracy, record.dev_loss
-                );
-            },
-        )?;
+        println!("\n{attn}: {} steps", setup.training.num_train_steps);
+        let report = setup.train(attn, &data, |record| {
+            println!(
+                "  step {:>6}  train {:>7.1} s  dev accuracy {:.4}  dev loss {:.4}",
+                record.step, record.train_seconds, record.dev_accuracy, record.dev_loss
+            );
+        })?;
         let test = report
             .test
             .map_or("n/a".to_string(), |t| format!("{:.4}", t.accuracy));
@@ -176,8 +164,11 @@ fn main() -> Result<()> {
             format!("{:.0} MiB", b as f64 / (1 << 20) as f64)
         });
         println!(
-            "  test accuracy {test}, best dev {:.4}, {:.3} s/step (median {:.3}), peak RSS {peak}",
-            report.best_dev_accuracy, report.seconds_per_step, report.median_seconds_per_step
+            "  {} parameters, test accuracy {test}, best dev {:.4}, {:.3} s/step (median {:.3}), peak RSS {peak}",
+            report.num_parameters,
+            report.best_dev_accuracy,
+            report.seconds_per_step,
+            report.median_seconds_per_step
         );
     }
     Ok(())

@@ -10,6 +10,9 @@
 //! * [`listops`]: the LRA ListOps generator, evaluator, tokenizer and TSV files.
 //! * [`train`]: the training loop of the official `main.py`.
 //! * [`checkpoint`]: safetensors weights under the official tensor names.
+//! * [`experiments`]: the survey's measurements (spectral-norm error, forward cost,
+//!   the ListOps settings).
+//! * `plot` (feature `plot`): SVG line charts for the survey's figures.
 
 pub mod attention;
 pub mod checkpoint;
@@ -17,12 +20,15 @@ pub mod config;
 mod context;
 pub mod data;
 mod error;
+pub mod experiments;
 pub mod init;
 pub mod listops;
 pub mod memory;
 pub mod model;
 pub mod nn;
 pub mod ops;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod summary;
 pub mod train;
 

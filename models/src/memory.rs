@@ -42,6 +42,24 @@ pub fn retain_freed_memory() -> bool {
     }
 }
 
+/// Returns freed heap memory to the system (glibc's `malloc_trim`), so that the
+/// resident size afterwards is what the process still uses. Returns whether it
+/// applied (glibc on Linux only).
+pub fn release_freed_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only releases free memory of malloc's own arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        true
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 /// Memory the kernel reports as available for new allocations, in bytes (Linux only).
 pub fn available_memory_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
