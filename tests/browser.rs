@@ -1,7 +1,9 @@
-//! The survey in headless Chromium. The home page, the Skyformer section
-//! and the bibliography are captured in light and dark colours at phone
-//! and desktop widths and checked for failed requests, the layout size of
-//! every formula and axe-core's accessibility rules. Keyboard use and
+//! The survey in headless Chromium. The home page, the Skyformer section,
+//! the bibliography and the Appendix are captured in light and dark colours
+//! at phone and desktop widths and checked for failed requests, the layout
+//! size of every formula, the figures of the executed blocks (loaded, with
+//! alt text, contrasting with the scheme's background) and axe-core's
+//! accessibility rules. Keyboard use and
 //! searches for 「アテンション」, 「計算量」 and 「Nyström」 typed into the
 //! search box are checked too.
 //!
@@ -179,7 +181,11 @@ fn survey_passes_the_browser_checks() {
             { "name": "index", "path": "" },
             { "name": "skyformer", "path": "papers/03-skyformer/" },
             { "name": "bibliography", "path": "bibliography/" },
+            { "name": "appendix", "path": "appendix/" },
         ],
+        // The executed chapter: the approximation error, forward time and
+        // memory on [3], the ListOps learning curve in the Appendix.
+        "figures": { "papers/03-skyformer/": 3, "appendix/": 1 },
         "mathPages": math_pages,
         "searches": searches,
     });

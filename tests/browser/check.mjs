@@ -2,13 +2,15 @@
 // in tests/browser.rs. Usage: node check.mjs CONFIG.json
 //
 // CONFIG.json: { base, chromium, artifacts, pages: [{ name, path }],
-//   mathPages: [path], searches: [{ query, expected: [path] }] }, where
-// `base` is the served site's root URL and every path is relative to it.
+//   mathPages: [path], searches: [{ query, expected: [path] }],
+//   figures: { path: count } }, where `base` is the served site's root URL
+// and every path is relative to it.
 //
 // For each page in light and dark colour schemes at phone and desktop
 // widths the script saves a full-page screenshot. It checks that no request
 // fails and no script error occurs, that every KaTeX formula has a layout
-// box, and that axe-core finds no serious or critical accessibility
+// box, that the figures of executed blocks load and contrast with the
+// background of the scheme, and that axe-core finds no serious or critical accessibility
 // violation. It then checks the skip link from the keyboard and types each
 // query into the search box, expecting exactly the pages whose indexed text
 // contains it. It prints a JSON report and exits with 1 when a check failed.
@@ -112,6 +114,69 @@ async function checkAccessibility(page, where) {
   }
 }
 
+/// Relative luminance of an sRGB colour (WCAG 2).
+function luminance([r, g, b]) {
+  const channel = (c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+}
+
+function contrast(a, b) {
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (high + 0.05) / (low + 0.05);
+}
+
+/// Every figure of an executed block must load, carry alt text and be
+/// readable in the current colour scheme: most of its pixels show the page's
+/// background (the figure has none of its own), and its text and lines
+/// contrast with that background at least 3:1.
+async function checkFigures(page, where) {
+  const figures = await page.$$("figure.exec-figure img");
+  for (const [index, figure] of figures.entries()) {
+    const info = await figure.evaluate((img) => ({
+      src: img.getAttribute("src"),
+      alt: img.alt,
+      loaded: img.complete && img.naturalWidth > 0,
+      background: getComputedStyle(document.body).backgroundColor,
+    }));
+    const name = `figure ${index + 1} (${info.src})`;
+    if (!info.loaded) {
+      fail(where, `${name} did not load`);
+      continue;
+    }
+    if (info.alt.trim() === "") fail(where, `${name} has no alt text`);
+    await figure.scrollIntoViewIfNeeded();
+    const png = (await figure.screenshot()).toString("base64");
+    const pixels = await page.evaluate(async (data) => {
+      const image = new Image();
+      image.src = `data:image/png;base64,${data}`;
+      await image.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = image.width;
+      canvas.height = image.height;
+      const context = canvas.getContext("2d");
+      context.drawImage(image, 0, 0);
+      return Array.from(context.getImageData(0, 0, image.width, image.height).data);
+    }, png);
+    const background = info.background.match(/\d+/g).slice(0, 3).map(Number);
+    let same = 0;
+    let ink = 0;
+    const total = pixels.length / 4;
+    for (let i = 0; i < pixels.length; i += 4) {
+      const colour = [pixels[i], pixels[i + 1], pixels[i + 2]];
+      const ratio = contrast(colour, background);
+      if (ratio < 1.05) same += 1;
+      else if (ratio >= 3) ink += 1;
+    }
+    if (same / total < 0.5) fail(where, `${name}: only ${(100 * same / total).toFixed(1)} % of it shows the page background`);
+    if (ink / total < 0.005) fail(where, `${name}: almost nothing in it contrasts with the background (${(100 * ink / total).toFixed(2)} %)`);
+    report.figures = (report.figures ?? 0) + 1;
+  }
+  return figures.length;
+}
+
 async function checkPages(context) {
   const page = await context.newPage();
   for (const { name, path: pagePath } of config.pages) {
@@ -123,6 +188,8 @@ async function checkPages(context) {
         const response = await open(page, url, scheme, viewport);
         if (response?.status() !== 200) fail(where, `status ${response?.status()} for ${url}`);
         await checkMath(page, where);
+        const figures = await checkFigures(page, where);
+        if (figures < (config.figures?.[pagePath] ?? 0)) fail(where, `expected ${config.figures[pagePath]} figures, found ${figures}`);
         await checkAccessibility(page, where);
         const file = path.join(config.artifacts, `${name}-${scheme}-${viewport.name}.png`);
         await page.screenshot({ path: file, fullPage: true });
