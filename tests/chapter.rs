@@ -71,8 +71,9 @@ fn numbers_after(text: &str, marker: &str) -> Vec<f64> {
     text.match_indices(marker).map(|(at, _)| number(&text[at + marker.len()..])).collect()
 }
 
-/// Reads the SVG files of the figure of block `label` from the built site.
-fn figure_svgs(page: &Html, page_dir: &Path, label: &str) -> Vec<String> {
+/// Reads the SVG files of the figure of block `label` from the built site
+/// in `out`, which is served at `/`.
+fn figure_svgs(page: &Html, out: &Path, label: &str) -> Vec<String> {
     let block = page.select(&select(&format!("div.exec-block#{label}"))).next().unwrap();
     let images: Vec<_> = block.select(&select("figure.exec-figure img")).collect();
     assert!(!images.is_empty(), "block `{label}` drew no figure");
@@ -85,7 +86,8 @@ fn figure_svgs(page: &Html, page_dir: &Path, label: &str) -> Vec<String> {
             assert_eq!(alt, caption.trim(), "block `{label}`: the alt text is the caption");
             let src = image.value().attr("src").unwrap();
             assert!(src.ends_with(".svg"), "{src}");
-            let svg = read(page_dir.join(src));
+            assert!(src.starts_with('/'), "figure URLs are root-relative: {src}");
+            let svg = read(out.join(src.trim_start_matches('/')));
             assert!(svg.starts_with("<svg"), "{src} is not an SVG document");
             assert!(svg.trim_end().ends_with("</svg>"), "{src} is cut short");
             assert!(svg.contains("prefers-color-scheme: dark"), "{src} has no dark colours");
@@ -180,7 +182,7 @@ fn appendix_trains_listops_with_both_attentions() {
     }
 
     // The learning curve is drawn with its Japanese axis labels.
-    let svg = figure_svgs(&page, &page_dir, "listops-curve").concat();
+    let svg = figure_svgs(&page, &out, "listops-curve").concat();
     for label in ["学習時間（秒）", "検証の正解率（%）", "softmax", "skyformer"] {
         assert!(svg.contains(label), "the learning curve lacks {label}");
     }
@@ -224,7 +226,7 @@ fn skyformer_section_measures_error_and_cost() {
             assert!(number(&row[3]) > 0.0, "{row:?}");
         }
     }
-    let svg = figure_svgs(&page, &page_dir, "approx-figure").concat();
+    let svg = figure_svgs(&page, &out, "approx-figure").concat();
     assert!(svg.contains("ランドマーク数"));
     assert!(svg.contains("Nyströmformer N=2048"));
     let summary = block_texts(&page, "approx-summary", ".exec-asis").concat();
@@ -250,7 +252,7 @@ fn skyformer_section_measures_error_and_cost() {
     assert!(skyformer_memory < 1.3, "{slopes_text}");
     let longest = costs.last().unwrap();
     assert!(number(&longest[1]) > number(&longest[2]), "Skyformer is faster at N = 8192: {longest:?}");
-    let figures = figure_svgs(&page, &page_dir, "forward-cost-figure");
+    let figures = figure_svgs(&page, &out, "forward-cost-figure");
     assert_eq!(figures.len(), 2, "a time and a memory figure");
     assert!(figures[0].contains("時間（秒）"), "the time figure comes first");
     assert!(figures[1].contains("ピークメモリ（MiB）"));

@@ -86,7 +86,7 @@ fn executed_page_shows_real_outputs_and_figure() {
     assert!(text.contains("b = [[50.0, 110.0], [110.0, 250.0]]"), "notebook: `a` and the hidden `scale` carry over\n{text}");
     assert!(text.contains("y = [[1.5, 3.0, 3.0], [3.5, 7.0, 7.0]]"), "{text}");
     assert!(html.contains("<div class=\"exec-block\" id=\"setup\">"), "{html}");
-    assert!(html.contains("<div class=\"exec-label\">出力</div><pre class=\"exec-stdout\"><code>a = [[1.0, 2.0], [3.0, 4.0]]\n</code></pre>"), "{html}");
+    assert!(html.contains("<div class=\"exec-label\">出力</div><pre class=\"exec-stdout\" tabindex=\"0\"><code>a = [[1.0, 2.0], [3.0, 4.0]]\n</code></pre>"), "{html}");
     assert!(!text.contains("let scale"), "hidden lines are not shown");
     assert!(!text.contains("//|"), "option lines are not shown");
     assert!(!text.contains("Linear::new"), "echo: false hides the source");

@@ -30,7 +30,7 @@ pub struct HtmlParts<'a> {
 ///
 /// - the source;
 /// - `<div class="exec-output">` with `<div class="exec-label">出力</div>` and
-///   `<pre class="exec-stdout">`, or `<div class="exec-asis">` for `output: asis`;
+///   `<pre class="exec-stdout" tabindex="0">`, or `<div class="exec-asis">` for `output: asis`;
 /// - `<div class="exec-stderr">` when the block wrote to stderr;
 /// - one `<figure class="exec-figure">` with every image and a `<figcaption>` from `fig-cap`;
 /// - `<div class="exec-error">` with the failure of an `error: true` block.
@@ -115,7 +115,8 @@ pub fn render_block_html(result: &BlockResult, parts: &HtmlParts, catalog: &Cata
 fn text_box(html: &mut String, class: &str, pre_class: &str, label: &str, text: &str) {
     html.push_str(&format!("<div class=\"{class}\"><div class=\"exec-label\">"));
     escape_html_body_text(&mut *html, label).expect("writing to a String");
-    html.push_str(&format!("</div><pre class=\"{pre_class}\"><code>"));
+    // tabindex: long lines scroll, and keyboard users must be able to reach them.
+    html.push_str(&format!("</div><pre class=\"{pre_class}\" tabindex=\"0\"><code>"));
     escape_html_body_text(&mut *html, text).expect("writing to a String");
     html.push_str("</code></pre>");
 }
@@ -205,7 +206,7 @@ mod tests {
             html.starts_with("<div class=\"exec-block\" id=\"t\">\n<pre>src</pre>\n"),
             "{html}"
         );
-        assert!(html.contains("<div class=\"exec-label\">出力</div><pre class=\"exec-stdout\"><code>&lt;b&gt;&amp;\n</code></pre>"), "{html}");
+        assert!(html.contains("<div class=\"exec-label\">出力</div><pre class=\"exec-stdout\" tabindex=\"0\"><code>&lt;b&gt;&amp;\n</code></pre>"), "{html}");
         assert!(html.contains("7 バイトを省略"), "{html}");
     }
 

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 use crate::content::Page;
 use crate::diagnostics::{Diagnostic, Diagnostics, Message, closest};
@@ -317,6 +317,18 @@ impl<'p, 'c> Renderer<'p, 'c> {
                     let footnote = self.footnote(name);
                     footnote.html = html;
                     index = end + 1;
+                }
+                // A table wider than the page scrolls inside a wrapper that
+                // keyboard users can focus to scroll it.
+                Event::Start(Tag::Table(_)) => {
+                    out.push(Event::Html("<div class=\"table-scroll\" tabindex=\"0\">\n".into()));
+                    out.push(event.clone());
+                    index += 1;
+                }
+                Event::End(TagEnd::Table) => {
+                    out.push(event.clone());
+                    out.push(Event::Html("</div>\n".into()));
+                    index += 1;
                 }
                 Event::FootnoteReference(name) => {
                     if mode == Mode::Body {
