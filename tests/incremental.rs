@@ -406,3 +406,47 @@ fn edit_reindexes_one_search_shard() {
     assert!(index_files.iter().all(|rel| rel.starts_with(&own)), "only shard {shard} changes: {index_files:?}");
     assert_same_as_full_build(root);
 }
+
+/// Returns the bytes of every file under `dir`.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    snapshot(dir).into_iter().map(|(rel, (_, bytes))| (rel, bytes)).collect()
+}
+
+fn cached_shards(root: &Path) -> usize {
+    fs::read_dir(root.join(".survey/search")).map_or(0, |entries| entries.count())
+}
+
+#[test]
+fn fresh_output_takes_shards_from_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_site(root);
+    let first = build_ok(root);
+    assert_eq!(first.search_shards_indexed, 1, "a small site has one shard");
+    assert_eq!(cached_shards(root), 1);
+    let index = contents(&root.join("site/pagefind"));
+
+    // A new output directory gets the same index without indexing a page.
+    fs::remove_dir_all(root.join("site")).unwrap();
+    let fresh = build_ok(root);
+    assert!(fresh.full);
+    assert_eq!(fresh.search_shards_indexed, 0, "the shard comes from .survey/search/");
+    assert_eq!(contents(&root.join("site/pagefind")), index);
+
+    // An edited page is indexed again, and the cache keeps only the shards
+    // of the current index.
+    edit(&paper_path(root, 2), "使います", "索引語チワワを使います");
+    let edited = build_ok(root);
+    assert_eq!(edited.search_shards_indexed, 1);
+    assert_eq!(cached_shards(root), 1);
+    assert_ne!(contents(&root.join("site/pagefind")), index);
+
+    // Without the cache a fresh output directory is indexed from its pages,
+    // and the result equals the cached copy.
+    let edited_index = contents(&root.join("site/pagefind"));
+    fs::remove_dir_all(root.join(".survey/search")).unwrap();
+    fs::remove_dir_all(root.join("site")).unwrap();
+    let rebuilt = build_ok(root);
+    assert_eq!(rebuilt.search_shards_indexed, 1);
+    assert_eq!(contents(&root.join("site/pagefind")), edited_index, "indexing is deterministic");
+}

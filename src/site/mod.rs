@@ -55,7 +55,8 @@ pub const SEARCH_PATH: &str = "search/";
 
 /// Directory of files the build keeps between runs, relative to the site
 /// root: the generated Cargo project of executed blocks (`exec/`), the
-/// KaTeX cache (`katex/`) and the build manifest (`build/`). It is
+/// KaTeX cache (`katex/`), indexed search shards (`search/`) and the build
+/// manifest (`build/`). It is
 /// git-ignored and rebuilt when missing, so deleting it loses no output.
 pub const CACHE_DIR: &str = ".survey";
 
@@ -125,6 +126,9 @@ pub struct BuildReport {
     pub full: bool,
     /// Formulas sent to KaTeX; the others came from the cache.
     pub formulas_typeset: usize,
+    /// Search shards indexed by this build. Shards whose pages did not
+    /// change were kept or copied from `.survey/search/`.
+    pub search_shards_indexed: usize,
     pub output_dir: PathBuf,
     /// Problems that did not fail the build, such as stale freeze entries
     /// used under `--no-exec` and compiler warnings of executed blocks.
@@ -289,15 +293,17 @@ fn build_inner(options: &BuildOptions, math: &MathCache, full: &mut bool) -> Res
     drop(render_phase);
 
     // 6. Index the shards of the search index whose pages changed.
-    let (search_stale, search_shards) = {
+    let (search_stale, search_shards, search_shards_indexed) = {
         let _phase = phase("search index");
         if options.search {
             let shards = search_index::shard_count(library.pages.len());
-            (false, search_index::stage(&staging, &config.lang, shards, &previous_search_shards)?)
+            let cache = search_index::ShardCache::new(&cache_dir);
+            let (keys, indexed) = search_index::stage(&staging, &cache, &config.lang, shards, &previous_search_shards)?;
+            (false, keys, indexed)
         } else {
             // The previous index, if any, stays until it is brought up to date.
             let kept = staging.keep_dir_if_current(search::SEARCH_DIR);
-            (rendered > 0 || previous_search_stale || !kept, previous_search_shards)
+            (rendered > 0 || previous_search_stale || !kept, previous_search_shards, 0)
         }
     };
 
@@ -327,6 +333,7 @@ fn build_inner(options: &BuildOptions, math: &MathCache, full: &mut bool) -> Res
         removed: committed.removed,
         full: *full,
         formulas_typeset: math.typeset_calls(),
+        search_shards_indexed,
         output_dir,
         warnings,
         exec: executed.stats(),

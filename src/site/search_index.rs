@@ -10,7 +10,14 @@
 //! then indexes the stale shards from the output directory without holding
 //! up the next build, and [`commit_search_index`] installs the result unless
 //! a build changed the site meanwhile.
+//!
+//! Indexed shards are also kept in `.survey/search/`, one file per shard
+//! key ([`ShardCache`]). A build whose output directory lost a shard (a
+//! fresh `site/`, another `--out`) copies it from there instead of indexing
+//! its pages again, as `.survey/katex/` does for formulas.
 
+use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -69,10 +76,84 @@ pub(super) fn shard_count(content_pages: usize) -> usize {
     search::shard_count(content_pages + GENERATED_PAGES)
 }
 
+/// Indexed shard bundles kept between builds, one bincode file per shard in
+/// `.survey/search/`. The file name is a hash of the shard's key (its pages'
+/// paths and output keys), the site's language, whether the shard carries
+/// Pagefind's scripts (shard 0) and the generator's version, so a name
+/// names one bundle. The cache only saves time: a file that is missing,
+/// unreadable or removed by a concurrent build is indexed again, and
+/// failures to write it are ignored.
+pub(super) struct ShardCache {
+    dir: PathBuf,
+}
+
+/// Version of the cache's file format and of what goes into a name.
+const SHARD_CACHE_FORMAT: &str = "search-shard-cache-1";
+
+impl ShardCache {
+    pub(super) fn new(cache_dir: &Path) -> ShardCache {
+        ShardCache { dir: cache_dir.join("search") }
+    }
+
+    /// Returns the file name of the bundle of a shard with key `key`.
+    fn entry_name(key: &Key, first_shard: bool, lang: &str) -> String {
+        let mut hasher = KeyHasher::new(SHARD_CACHE_FORMAT);
+        hasher.str(env!("CARGO_PKG_VERSION")).str(lang).str(if first_shard { "scripts" } else { "data" }).key(key);
+        let name: String = hasher.finish().iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("{name}.bin")
+    }
+
+    /// Returns the bundle files (relative to the shard's directory) stored under `name`.
+    fn get(&self, name: &str) -> Option<Vec<(String, Vec<u8>)>> {
+        let bytes = std::fs::read(self.dir.join(name)).ok()?;
+        bincode::deserialize(&bytes).ok()
+    }
+
+    /// Stores `files` under `name`, atomically, so a concurrent reader sees
+    /// the whole file or none.
+    fn put(&self, name: &str, files: &[(String, Vec<u8>)]) {
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.dir)?;
+            let bytes = bincode::serialize(files).map_err(std::io::Error::other)?;
+            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+            file.write_all(&bytes)?;
+            file.persist(self.dir.join(name)).map_err(|error| error.error)?;
+            Ok(())
+        };
+        if let Err(error) = write() {
+            tracing::debug!("search shard cache: cannot store {name}: {error}");
+        }
+    }
+
+    /// Removes every stored bundle except `keep`, so the cache holds one
+    /// index's worth of shards.
+    fn retain(&self, keep: &HashSet<String>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".bin") && !keep.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Returns the file names of the bundles of every shard with `keys`.
+    fn names(keys: &[Key], lang: &str) -> HashSet<String> {
+        keys.iter().enumerate().map(|(index, key)| ShardCache::entry_name(key, index == 0, lang)).collect()
+    }
+}
+
 /// Indexes the shards of the new site whose pages changed since the index
 /// with the shard keys `previous`, and stages their bundles. Unchanged
-/// shards are kept. Returns the new shard keys.
-pub(super) fn stage(staging: &Staging, lang: &str, shards: usize, previous: &[Key]) -> Result<Vec<Key>, Diagnostics> {
+/// shards are kept, or copied from `cache` when the output directory lost
+/// them. Returns the new shard keys and the number of shards indexed.
+pub(super) fn stage(
+    staging: &Staging,
+    cache: &ShardCache,
+    lang: &str,
+    shards: usize,
+    previous: &[Key],
+) -> Result<(Vec<Key>, usize), Diagnostics> {
     let pages = staging.current_outputs(".html");
     let in_staging: std::collections::HashSet<String> = pages.iter().filter(|(_, _, staged)| *staged).map(|(rel, _, _)| rel.clone()).collect();
     let plan = Plan::new(pages.into_iter().map(|(rel, key, _)| (rel, key)), shards);
@@ -84,28 +165,39 @@ pub(super) fn stage(staging: &Staging, lang: &str, shards: usize, previous: &[Ke
         let dir = if in_staging.contains(rel) { staging.path() } else { staging.out_dir() };
         std::fs::read_to_string(dir.join(rel))
     };
-    let files = index_shards(&plan, &dirty, read, lang)?;
+    let (files, indexed) = index_shards(&plan, &keys, &dirty, read, lang, cache)?;
+    cache.retain(&ShardCache::names(&keys, lang));
     let mut diagnostics = Diagnostics::new();
     for (rel, bytes) in files {
         if let Err(error) = staging.write_with(&rel, manifest::content_key(&bytes), || Ok(bytes)) {
             diagnostics.push(error);
         }
     }
-    diagnostics.into_result(keys)
+    diagnostics.into_result((keys, indexed))
 }
 
-/// Indexes the shards `dirty` of `plan`, reading each page with `read`, in
-/// parallel. Returns the bundle files as (path relative to the output
-/// directory, contents).
+/// Indexes the shards `dirty` of `plan` (with shard keys `keys`), reading
+/// each page with `read`, in parallel. A shard found in `cache` is taken
+/// from there, and a shard indexed here is stored in it. Returns the bundle
+/// files as (path relative to the output directory, contents) and the
+/// number of shards indexed.
 fn index_shards(
     plan: &Plan,
+    keys: &[Key],
     dirty: &[usize],
     read: impl Fn(&str) -> std::io::Result<String> + Sync,
     lang: &str,
-) -> Result<Vec<(String, Vec<u8>)>, Diagnostics> {
-    let results: Vec<Result<Vec<(String, Vec<u8>)>, Diagnostics>> = dirty
+    cache: &ShardCache,
+) -> Result<(Vec<(String, Vec<u8>)>, usize), Diagnostics> {
+    // Per shard: its files, and whether it was indexed (not cached).
+    let results: Vec<Result<(Vec<(String, Vec<u8>)>, bool), Diagnostics>> = dirty
         .par_iter()
         .map(|&index| {
+            let dir = search::shard_dir(index, plan.shards());
+            let cache_name = ShardCache::entry_name(&keys[index], index == 0, lang);
+            if let Some(files) = cache.get(&cache_name) {
+                return Ok((files.into_iter().map(|(name, bytes)| (format!("{dir}{name}"), bytes)).collect(), false));
+            }
             let mut documents = Vec::new();
             for (rel, _) in &plan.members[index] {
                 let html = read(rel).map_err(|error| {
@@ -122,23 +214,25 @@ fn index_shards(
                 documents.retain(|(_, html)| html.contains("data-pagefind-body"));
             }
             let (_, files) = search::index_documents(documents, lang)?;
-            let dir = search::shard_dir(index, plan.shards());
-            Ok(files
-                .into_iter()
-                .filter(|(name, _)| index == 0 || search::is_index_data(name))
-                .map(|(name, bytes)| (format!("{dir}{name}"), bytes))
-                .collect())
+            let files: Vec<(String, Vec<u8>)> =
+                files.into_iter().filter(|(name, _)| index == 0 || search::is_index_data(name)).collect();
+            cache.put(&cache_name, &files);
+            Ok((files.into_iter().map(|(name, bytes)| (format!("{dir}{name}"), bytes)).collect(), true))
         })
         .collect();
     let mut diagnostics = Diagnostics::new();
     let mut files = Vec::new();
+    let mut indexed = 0;
     for result in results {
         match result {
-            Ok(shard_files) => files.extend(shard_files),
+            Ok((shard_files, was_indexed)) => {
+                files.extend(shard_files);
+                indexed += usize::from(was_indexed);
+            }
             Err(errors) => diagnostics.extend(errors),
         }
     }
-    diagnostics.into_result(files)
+    diagnostics.into_result((files, indexed))
 }
 
 /// A search index built from an output directory, not yet installed.
@@ -151,7 +245,8 @@ pub struct PendingSearchIndex {
     replaced: Vec<String>,
     files: Vec<(String, Vec<u8>)>,
     keys: Vec<Key>,
-    /// Shards indexed.
+    lang: String,
+    /// Shards indexed; the other stale shards came from `.survey/search/`.
     pub shards_indexed: usize,
 }
 
@@ -185,14 +280,15 @@ pub fn index_stale_search(options: &BuildOptions) -> Result<Option<PendingSearch
         Diagnostic::new(search::SEARCH_DIR, Message::new("search-index-failed").arg("detail", error.to_string()))
     })?;
     let read = |rel: &str| std::fs::read_to_string(output_dir.join(rel));
-    let files = match pool.install(|| index_shards(&plan, &dirty, read, &lang)) {
-        Ok(files) => files,
+    let cache = ShardCache::new(&cache_dir);
+    let (files, indexed) = match pool.install(|| index_shards(&plan, &keys, &dirty, read, &lang, &cache)) {
+        Ok(result) => result,
         // A page deleted meanwhile belongs to a newer build, whose commit
         // makes this index obsolete anyway.
         Err(diagnostics) if diagnostics.iter().all(|d| d.message.id == "io-error") => return Ok(None),
         Err(diagnostics) => return Err(diagnostics),
     };
-    Ok(Some(PendingSearchIndex { output_dir, generation: manifest.generation, replaced, files, keys, shards_indexed: dirty.len() }))
+    Ok(Some(PendingSearchIndex { output_dir, generation: manifest.generation, replaced, files, keys, lang, shards_indexed: indexed }))
 }
 
 /// Installs `pending` in its output directory. Returns `false`, changing
@@ -225,6 +321,7 @@ pub fn commit_search_index(options: &BuildOptions, pending: PendingSearchIndex) 
     let mut manifest = Manifest::new(build);
     manifest.outputs = committed.outputs;
     manifest.pages = previous.pages;
+    ShardCache::new(&cache_dir).retain(&ShardCache::names(&pending.keys, &pending.lang));
     manifest.search_shards = pending.keys;
     manifest.save(&manifest_path).map_err(|error| write::io_error(&manifest_path, error))?;
     Ok(true)
