@@ -21,19 +21,23 @@ use crate::diagnostics::{Diagnostic, Diagnostics, Message};
 /// Directory of the search bundle in the output directory.
 pub const SEARCH_DIR: &str = "pagefind";
 
-/// Pages per shard that a site of many pages aims at. Indexing a shard of
-/// 100 pages again takes about 0.15 s on one core of the benchmark machine
-/// (docs/benchmarks.md), and the search page loads the metadata of every
-/// shard, so this balances rebuilds against the requests of a search.
-pub const SHARD_PAGES: usize = 100;
+/// Pages per shard that a site of many pages aims at. Pagefind indexes
+/// about one page per 2.8 ms on one core of the benchmark machine (Japanese
+/// pages of about 1,500 characters, docs/benchmarks.md), so an edit that
+/// re-indexes one shard of 16 pages spends about 45 ms on it. The search
+/// page loads the metadata of every shard, which bounds the count.
+pub const SHARD_PAGES: usize = 16;
+/// Sites up to this many pages keep one shard.
+pub const SINGLE_SHARD_PAGES: usize = 64;
 /// Upper bound of the number of shards.
 pub const MAX_SHARDS: usize = 64;
 
 /// Returns the number of index shards for a site of `pages` HTML pages:
-/// one up to twice [`SHARD_PAGES`], else a power of two, so that adding or
-/// removing a few pages rarely changes it.
+/// one up to [`SINGLE_SHARD_PAGES`], else a power of two near
+/// `pages / SHARD_PAGES`, so that adding or removing a few pages rarely
+/// changes it.
 pub fn shard_count(pages: usize) -> usize {
-    if pages <= 2 * SHARD_PAGES {
+    if pages <= SINGLE_SHARD_PAGES {
         return 1;
     }
     pages.div_ceil(SHARD_PAGES).next_power_of_two().min(MAX_SHARDS)
@@ -199,9 +203,10 @@ mod tests {
     #[test]
     fn shard_count_grows_in_powers_of_two() {
         assert_eq!(shard_count(0), 1);
-        assert_eq!(shard_count(2 * SHARD_PAGES), 1);
-        assert_eq!(shard_count(2 * SHARD_PAGES + 1), 4);
-        assert_eq!(shard_count(1_006), 16);
+        assert_eq!(shard_count(SINGLE_SHARD_PAGES), 1);
+        assert_eq!(shard_count(SINGLE_SHARD_PAGES + 1), 8);
+        assert_eq!(shard_count(200), 16);
+        assert_eq!(shard_count(1_006), 64);
         assert_eq!(shard_count(10_006), 64);
         assert_eq!(shard_count(1_000_000), MAX_SHARDS);
         assert_eq!(shard_dir(0, 1), "pagefind/");

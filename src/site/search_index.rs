@@ -125,8 +125,8 @@ impl ShardCache {
         }
     }
 
-    /// Removes every stored bundle except `keep`, so the cache holds one
-    /// index's worth of shards.
+    /// Removes every stored bundle except `keep`, so the cache contains the
+    /// shards of one index only.
     fn retain(&self, keep: &HashSet<String>) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
         for entry in entries.flatten() {
