@@ -170,3 +170,17 @@ fn check_reports_in_english() {
     assert_finding(&report, "warning", "content/papers/02-primer.md:3", "this paper is still a draft", "drafts");
     assert!(report.contains("check finished: 1 error, 1 warning, 0 info"), "{report}");
 }
+
+#[test]
+fn root_relative_links_follow_base_path() {
+    let dir = copy_fixture("basic");
+    let root = dir.path();
+    edit(root, "survey.yaml", "base_url: /", "base_url: /REPO/");
+    append(root, "content/appendix.md", "\n[正しい](/papers/01-skyformer/#概要) [壊れた](/no/such/) [外](../../../x/)\n");
+    let (code, report) = check(root);
+    assert_eq!(code, Some(1), "{report}");
+    // The build writes /REPO/papers/01-skyformer/, so the link resolves.
+    assert!(!report.contains("/papers/01-skyformer/#概要"), "{report}");
+    assert_finding(&report, "エラー", "content/appendix.md:12:33", "/no/such/", "broken-links");
+    assert_finding(&report, "エラー", "content/appendix.md:12:50", "../../../x/", "broken-links");
+}

@@ -95,7 +95,7 @@ fn executed_page_shows_real_outputs_and_figure() {
     // `output: asis` goes through the Markdown renderer: table, math, citation.
     let asis_start = html.find("<div class=\"exec-asis\">").expect("asis output");
     let asis = &html[asis_start..];
-    assert!(asis.starts_with("<div class=\"exec-asis\">\n<table>"), "{asis}");
+    assert!(asis.starts_with("<div class=\"exec-asis\">\n<div class=\"table-scroll\" tabindex=\"0\">\n<table>"), "{asis}");
     assert!(asis.contains("<td>3</td><td>9</td>"), "{asis}");
     assert!(asis.contains("<annotation encoding=\"application/x-tex\">n^2</annotation>"), "{asis}");
     assert!(asis.contains("<a class=\"cite\" href=\"/sub/bibliography/#ref-vaswani2017attention\""), "{asis}");

@@ -2,7 +2,7 @@
 //! accuracy against training time, the test accuracy, seconds per step and peak memory.
 //!
 //! By default it runs the survey's reduced setting (`ListOpsSetup::reduced()`, the one
-//! the Appendix of the survey executes), which takes about ten minutes on two CPU
+//! the Appendix of the survey executes), which takes about five minutes on two CPU
 //! cores. `--full` runs the Skyformer paper's setting (`ListOpsSetup::paper()`: the
 //! LRA data sizes and `main.py`'s 50,000 steps), meant for a GPU (`--features cuda
 //! -- --full --cuda`). `--tsv-dir` reads the LRA release's `basic_{train,val,test}.tsv`

@@ -38,8 +38,14 @@ fn check_internal(page: &Page, link: &LinkRef, base: &str, site_dir: &Path, sour
     };
     let path = path.split('?').next().unwrap_or("");
     let page_url = format!("{base}{}", page.url_path);
+    // The build serves a target written from the site root under the base
+    // path (`markdown::with_base_path`), so it is checked there.
+    let target = match path.strip_prefix('/') {
+        Some(rest) if !rest.starts_with('/') => format!("{base}{rest}"),
+        _ => path.to_string(),
+    };
 
-    let Some(url) = resolve_url(&page_url, path) else {
+    let Some(url) = resolve_url(&page_url, &target) else {
         collector.report(CheckKind::BrokenLinks, at(Message::new("check-broken-link").arg("target", &link.dest)));
         return;
     };
@@ -51,7 +57,7 @@ fn check_internal(page: &Page, link: &LinkRef, base: &str, site_dir: &Path, sour
     let Some(file) = target_file(site_dir, &percent_decode(inside)) else {
         let suggestion = markdown_link_target(page, path, sources).map(|url_path| {
             let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
-            format!("{base}{url_path}{fragment}")
+            format!("/{url_path}{fragment}")
         });
         collector.report(CheckKind::BrokenLinks, at(Message::new("check-broken-link").arg("target", &link.dest)).suggest(suggestion));
         return;

@@ -320,7 +320,7 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("exec-stdout"));
-        assert!(html.contains("<div class=\"exec-error\"><div class=\"exec-label\">Error</div><pre class=\"exec-error-text\"><code>boom</code></pre></div>"), "{html}");
+        assert!(html.contains("<div class=\"exec-error\"><div class=\"exec-label\">Error</div><pre class=\"exec-error-text\" tabindex=\"0\"><code>boom</code></pre></div>"), "{html}");
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct RenderContext<'a> {
     pub exec_outputs: &'a dyn ExecOutputs,
     /// Typesets the formulas of titles, labels and `asis` block outputs.
     pub math: &'a MathCache,
+    /// Path the site is served under (`/` or `/REPO/`). Link and image
+    /// targets written from the site root (`/papers/03-skyformer/`) get it
+    /// as their prefix, so they work wherever the site is published.
+    pub base_path: &'a str,
 }
 
 /// A rendered page body.
@@ -99,10 +103,19 @@ pub fn render_inline(text: &str, file: &Path, line: usize, ctx: &RenderContext) 
     Ok(html.to_string())
 }
 
+/// Returns `dest` with the site's base path in front when it is written from
+/// the site root (`/papers/…`, not `//host/…`). Other targets stay as they are.
+pub fn with_base_path<'s>(dest: &CowStr<'s>, base_path: &str) -> CowStr<'s> {
+    match dest.strip_prefix('/') {
+        Some(rest) if !rest.starts_with('/') && base_path != "/" => format!("{base_path}{rest}").into(),
+        _ => dest.clone(),
+    }
+}
+
 /// Builds a context for rendering text that cites nothing and runs nothing,
 /// with the process-wide in-memory formula cache.
 pub fn plain_context<'a>(empty_citations: &'a HashMap<String, CiteTarget>, empty_taxonomy: &'a HashMap<String, String>) -> RenderContext<'a> {
-    RenderContext { citations: empty_citations, taxonomy: empty_taxonomy, exec_outputs: &NoExecOutputs, math: MathCache::shared() }
+    RenderContext { citations: empty_citations, taxonomy: empty_taxonomy, exec_outputs: &NoExecOutputs, math: MathCache::shared(), base_path: "/" }
 }
 
 /// Formats a citation link `[n]` with the full reference as its tooltip.
@@ -317,6 +330,16 @@ impl<'p, 'c> Renderer<'p, 'c> {
                     let footnote = self.footnote(name);
                     footnote.html = html;
                     index = end + 1;
+                }
+                Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                    let dest_url = with_base_path(dest_url, self.ctx.base_path);
+                    out.push(Event::Start(Tag::Link { link_type: *link_type, dest_url, title: title.clone(), id: id.clone() }));
+                    index += 1;
+                }
+                Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                    let dest_url = with_base_path(dest_url, self.ctx.base_path);
+                    out.push(Event::Start(Tag::Image { link_type: *link_type, dest_url, title: title.clone(), id: id.clone() }));
+                    index += 1;
                 }
                 // A table wider than the page scrolls inside a wrapper that
                 // keyboard users can focus to scroll it.

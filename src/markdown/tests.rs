@@ -37,12 +37,29 @@ fn taxonomy() -> HashMap<String, String> {
 }
 
 fn render_body(body: &str) -> Result<Rendered, Diagnostics> {
+    render_under(body, "/")
+}
+
+fn render_under(body: &str, base_path: &str) -> Result<Rendered, Diagnostics> {
     let page = page(body);
     let citations = citations();
     let taxonomy = taxonomy();
-    let ctx = RenderContext { citations: &citations, taxonomy: &taxonomy, exec_outputs: &NoExecOutputs, math: MathCache::shared() };
+    let ctx = RenderContext { citations: &citations, taxonomy: &taxonomy, exec_outputs: &NoExecOutputs, math: MathCache::shared(), base_path };
     let prepared = prepass::prepare(&page.body, &page.source, page.body_line, MathCache::shared())?;
     render(&page, &prepared, &ctx)
+}
+
+#[test]
+fn root_relative_links_get_the_base_path() {
+    let body = "[節](/papers/03-skyformer/#a) ![図](/static/favicon.svg) [相対](../x/) [外部](https://example.org/) [別ホスト](//example.org/a)\n";
+    let out = render_under(body, "/REPO/").unwrap().html;
+    assert!(out.contains("href=\"/REPO/papers/03-skyformer/#a\""), "{out}");
+    assert!(out.contains("src=\"/REPO/static/favicon.svg\""), "{out}");
+    assert!(out.contains("href=\"../x/\""), "{out}");
+    assert!(out.contains("href=\"https://example.org/\""), "{out}");
+    assert!(out.contains("href=\"//example.org/a\""), "{out}");
+    let at_root = render_under(body, "/").unwrap().html;
+    assert!(at_root.contains("href=\"/papers/03-skyformer/#a\""), "{at_root}");
 }
 
 fn html(body: &str) -> String {
@@ -168,7 +185,7 @@ fn stdout(text: &str) -> BlockOutput {
 
 fn render_with(page: &Page, results: &Results) -> Result<Rendered, Diagnostics> {
     let (citations, taxonomy) = (citations(), taxonomy());
-    let ctx = RenderContext { citations: &citations, taxonomy: &taxonomy, exec_outputs: results, math: MathCache::shared() };
+    let ctx = RenderContext { citations: &citations, taxonomy: &taxonomy, exec_outputs: results, math: MathCache::shared(), base_path: "/" };
     let prepared = prepass::prepare(&page.body, &page.source, page.body_line, MathCache::shared()).unwrap();
     render(page, &prepared, &ctx)
 }

@@ -267,7 +267,7 @@ fn build_inner(options: &BuildOptions, math: &MathCache, full: &mut bool) -> Res
     let cited: Vec<&[String]> = sources.iter().map(|source| source.cited.as_slice()).collect();
     let citations = citation_targets(&library, &bibliography, &cited, &base);
     let taxonomy_html = render_taxonomy(&library, &taxonomy, &attachments, &citations, &base, &catalog, math)?;
-    let ctx = RenderContext { citations: &citations, taxonomy: &taxonomy_html, exec_outputs: &executed, math };
+    let ctx = RenderContext { citations: &citations, taxonomy: &taxonomy_html, exec_outputs: &executed, math, base_path: &base };
     let titles = render_titles(&library, &ctx)?;
     let figures = executed.figure_files(&library, |page| !body_hidden(page, options.drafts));
     let absolute_base = Config { base_url: base_url.clone(), ..config.clone() }.absolute_base();
@@ -396,7 +396,7 @@ fn render_taxonomy(
         .collect();
     let cite = |number: usize| by_number.get(&number).map(|target| markdown::cite_link(target)).unwrap_or_default();
     let empty_taxonomy = HashMap::new();
-    let inline_ctx = RenderContext { citations, taxonomy: &empty_taxonomy, exec_outputs: &NoExecOutputs, math };
+    let inline_ctx = RenderContext { citations, taxonomy: &empty_taxonomy, exec_outputs: &NoExecOutputs, math, base_path: base };
     let inline = |text: &str, file: &Path, line: usize| markdown::render_inline(text, file, line, &inline_ctx);
     let group_pages: HashMap<String, String> = library
         .pages
