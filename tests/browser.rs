@@ -125,6 +125,10 @@ fn artifacts_dir() -> PathBuf {
 
 /// Returns whether the browser checks can run; skips them with a notice
 /// outside CI when a tool is missing, and fails in CI.
+/// Held by each test that drives Chromium, so the two never load the
+/// machine's cores at the same time.
+static CHROMIUM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn tools_present() -> bool {
     let missing = missing_tools();
     if !missing.is_empty() {
@@ -158,6 +162,7 @@ fn survey_passes_the_browser_checks() {
     if !tools_present() {
         return;
     }
+    let _chromium = CHROMIUM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 
     let site = served_site();
     let math_pages: Vec<String> = pages_containing(&site.dir, "")
@@ -230,6 +235,7 @@ fn sharded_search_finds_pages_of_every_shard() {
     if !tools_present() {
         return;
     }
+    let _chromium = CHROMIUM.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let papers = 300;
     let root = tempfile::tempdir().unwrap();
     write_sharded_site(root.path(), papers);

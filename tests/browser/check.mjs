@@ -345,7 +345,10 @@ try {
       "--disable-quic",
     ],
   });
-  context.setDefaultTimeout(30_000);
+  // Generous: on a 2-core CI machine the pages with many formulas and figures
+  // can take tens of seconds to settle while other tests load the CPU.
+  context.setDefaultTimeout(120_000);
+  context.setDefaultNavigationTimeout(120_000);
   await checkPages(context);
   await checkMathPages(context);
   await checkPrint(context);
