@@ -1,11 +1,11 @@
 //! The survey in headless Chromium. The home page, the Skyformer section,
 //! the bibliography and the Appendix are captured in light and dark colours
-//! at phone and desktop widths and checked for failed requests, the layout
-//! size of every formula, the figures of the executed blocks (loaded, with
-//! alt text, contrasting with the scheme's background) and axe-core's
-//! accessibility rules. Keyboard use and
-//! searches for 「アテンション」, 「計算量」 and 「Nyström」 typed into the
-//! search box are checked too.
+//! at phone and desktop widths. Each capture is checked for failed requests,
+//! the layout size of every formula and axe-core's accessibility rules. The
+//! figures of the executed blocks must load, carry alt text and contrast
+//! with the scheme's background. Keyboard use and searches for
+//! 「アテンション」, 「計算量」 and 「Nyström」 typed into the search box are
+//! checked too.
 //!
 //! The checks run in `tests/browser/check.mjs` (Node with playwright-core
 //! and axe-core) against the site served under `/REPO/`. They need the
@@ -27,8 +27,8 @@ use survey::search::{EXCLUDED, shard_count, shard_of};
 
 /// Queries typed into the search box, each with the words Pagefind's
 /// Japanese segmentation splits it into. Every page containing the query
-/// must be listed; a page containing all of its words may be listed too
-/// (「計算量」 finds a page with 「計算」 and 「学習量」).
+/// must be listed. A page containing all of its words may be listed too,
+/// because 「計算量」 also finds a page with 「計算」 and 「学習量」.
 const SEARCHES: &[(&str, &[&str])] = &[("アテンション", &["アテンション"]), ("計算量", &["計算", "量"]), ("Nyström", &["Nyström"])];
 
 /// A font file of Debian's fonts-noto-cjk, which the screenshots need for

@@ -3,15 +3,15 @@
 //! summary and runs LRA ListOps with softmax attention and Skyformer. The
 //! Skyformer section measures the approximation error in spectral norm and
 //! the cost of a forward pass against the sequence length. The tests read the
-//! numbers the executed blocks wrote into the pages and check what the
-//! prose around them says.
+//! numbers the executed blocks wrote into the pages and check the claims
+//! of the prose around them.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use common::{read, repo_root};
-use scraper::{Html, Selector};
+use scraper::{ElementRef, Html, Selector};
 use survey::exec::FreezeMode;
 use survey::site::{BuildOptions, build};
 
@@ -35,8 +35,8 @@ fn select(selector: &str) -> Selector {
     Selector::parse(selector).unwrap()
 }
 
-/// Text of the elements matching `selector` inside the executed block `label`.
-fn block_texts(page: &Html, label: &str, selector: &str) -> Vec<String> {
+/// Finds the executed block `label`, which must have run without failing.
+fn block<'a>(page: &'a Html, label: &str) -> ElementRef<'a> {
     let block = page
         .select(&select(&format!("div.exec-block#{label}")))
         .next()
@@ -45,18 +45,22 @@ fn block_texts(page: &Html, label: &str, selector: &str) -> Vec<String> {
         block.select(&select(".exec-error, .exec-missing")).next().is_none(),
         "block `{label}` failed or has no output"
     );
-    block.select(&select(selector)).map(|e| e.text().collect::<String>()).collect()
+    block
 }
 
-/// Rows of the first table of an `output: asis` block, as cell texts.
+/// Text of the elements matching `selector` inside the executed block `label`.
+fn block_texts(page: &Html, label: &str, selector: &str) -> Vec<String> {
+    block(page, label).select(&select(selector)).map(|e| e.text().collect::<String>()).collect()
+}
+
+/// Rows of the tables of an `output: asis` block, as cell texts.
 fn table_rows(page: &Html, label: &str) -> Vec<Vec<String>> {
-    let rows = block_texts(page, label, ".exec-asis table tbody tr");
-    assert!(!rows.is_empty(), "block `{label}` printed no table");
-    let block = page.select(&select(&format!("div.exec-block#{label}"))).next().unwrap();
-    block
+    let rows: Vec<Vec<String>> = block(page, label)
         .select(&select(".exec-asis table tbody tr"))
         .map(|row| row.select(&select("td")).map(|cell| cell.text().collect::<String>().trim().to_string()).collect())
-        .collect()
+        .collect();
+    assert!(!rows.is_empty(), "block `{label}` printed no table");
+    rows
 }
 
 /// Parses the first number in `text`, ignoring thousands separators.
@@ -74,7 +78,7 @@ fn numbers_after(text: &str, marker: &str) -> Vec<f64> {
 /// Reads the SVG files of the figure of block `label` from the built site
 /// in `out`, which is served at `/`.
 fn figure_svgs(page: &Html, out: &Path, label: &str) -> Vec<String> {
-    let block = page.select(&select(&format!("div.exec-block#{label}"))).next().unwrap();
+    let block = block(page, label);
     let images: Vec<_> = block.select(&select("figure.exec-figure img")).collect();
     assert!(!images.is_empty(), "block `{label}` drew no figure");
     let caption: String = block.select(&select("figure figcaption")).flat_map(|c| c.text()).collect();

@@ -158,8 +158,9 @@ pub(super) fn stage(
     let in_staging: std::collections::HashSet<String> = pages.iter().filter(|(_, _, staged)| *staged).map(|(rel, _, _)| rel.clone()).collect();
     let plan = Plan::new(pages.into_iter().map(|(rel, key, _)| (rel, key)), shards);
     let keys = plan.keys();
+    let changed = plan.changed(&keys, previous);
     let dirty: Vec<usize> = (0..shards)
-        .filter(|&index| plan.changed(&keys, previous).contains(&index) || !staging.keep_dir_if_current(&search::shard_dir(index, shards)))
+        .filter(|&index| changed.contains(&index) || !staging.keep_dir_if_current(&search::shard_dir(index, shards)))
         .collect();
     let read = |rel: &str| {
         let dir = if in_staging.contains(rel) { staging.path() } else { staging.out_dir() };
